@@ -13,8 +13,8 @@ import os
 import tarfile
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import Iterator
 
 CHUNK = 1 << 20
 
@@ -92,6 +92,11 @@ def download(url: str, dest, *, md5: str | None = None, sha256: str | None = Non
             finally:
                 if bar is not None:
                     bar.close()
+            got_bytes = part.stat().st_size
+            if total is not None and got_bytes < total:  # connection closed early
+                raise DownloadError(
+                    f"Download of {url} was interrupted at {got_bytes} of {total} bytes; "
+                    "run the cell again to resume from there.")
     if expected is not None:
         got = file_digest(part, algo)
         if got != expected:

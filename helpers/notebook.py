@@ -120,17 +120,23 @@ def template_problems(path: Path) -> list[str]:
     return problems
 
 
-def set_repo(url: str, branch: str = "main") -> list[Path]:
-    """Point badges, install lines, README and ``helpers/repo.py`` at another repository."""
+def set_repo(url: str, branch: str = "main", root: Path | None = None) -> list[Path]:
+    """Point badges, install lines, README and ``helpers/repo.py`` at another repository.
+
+    ``root`` is the kit's checkout (default: this one). Returns the files rewritten.
+    """
     url = url.rstrip("/").removesuffix(".git")
     if not re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", url):
         raise ValueError(f"expected https://github.com/<owner>/<repo>, got {url!r}")
-    old_url, old_branch = repo.REPO_URL, repo.BRANCH
+    root = Path(root) if root is not None else NOTEBOOK_DIR.parent
+    repo_py = root / "helpers" / "repo.py"
+    consts = repo_py.read_text()
+    old_url = re.search(r'^REPO_URL = "([^"]+)"', consts, re.M).group(1)
+    old_branch = re.search(r'^BRANCH = "([^"]+)"', consts, re.M).group(1)
     owner_repo = url.removeprefix("https://github.com/")
     new_colab = f"https://colab.research.google.com/github/{owner_repo}/blob/{branch}/"
-    root = NOTEBOOK_DIR.parent
     changed = []
-    for path in [root / "README.md", *notebooks()]:
+    for path in [root / "README.md", *sorted((root / "notebooks").glob("*.ipynb"))]:
         if not path.exists():
             continue
         text = path.read_text()
@@ -138,11 +144,10 @@ def set_repo(url: str, branch: str = "main") -> list[Path]:
         if new != text:
             path.write_text(new)
             changed.append(path)
-    repo_py = Path(repo.__file__)
     text = repo_py.read_text()
-    new = text.replace(f'REPO_URL = "{old_url}"', f'REPO_URL = "{url}"').replace(
-        f'BRANCH = "{old_branch}"', f'BRANCH = "{branch}"')
-    repo_py.write_text(new)
+    repo_py.write_text(text.replace(f'REPO_URL = "{old_url}"', f'REPO_URL = "{url}"')
+                       .replace(f'BRANCH = "{old_branch}"', f'BRANCH = "{branch}"'))
     changed.append(repo_py)
-    repo.REPO_URL, repo.BRANCH = url, branch
+    if root.resolve() == NOTEBOOK_DIR.parent.resolve():
+        repo.REPO_URL, repo.BRANCH = url, branch
     return changed
