@@ -114,7 +114,10 @@ def train_or_load(name: str, params: dict, build: Callable[[], keras.Model], *,
         shutil.rmtree(trash, ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)
 
-    model = build()
+    from helpers import scale
+
+    with scale.scope():  # a tf.distribute scope under setup(distribute=True), else nothing
+        model = build()
     backup_dir = folder / "backup"
     resumed = 0
     meta = backup_dir / "training_metadata.json"
