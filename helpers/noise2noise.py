@@ -63,6 +63,68 @@ def noisy_pairs(clean, noise_fn=None, *, rng=None, flips=True) -> dict:
     return {"clean": x, "a": a, "b": b}
 
 
+class NoisyBatches(keras.utils.PyDataset):
+    """Training batches noised on the fly, a fresh noise draw for every batch (notebooks 02
+    and 03). ``clean``: uint8 or float NHWC images (may be memory-mapped).
+
+    ``target="clean"`` yields (noisy, clean) pairs (supervised, "Noise2Clean");
+    ``target="noisy"`` yields (noisy, independently noisy) pairs (Noise2Noise).
+    ``crop`` takes a random ``crop`` x ``crop`` window per image; ``flips`` flips each
+    image at random. Batches depend only on (seed, epoch, batch index), so a resumed fit
+    sees the same data. Yields float32 in [0,1] (the noise may leave that range).
+    """
+
+    def __init__(self, clean, noise_fn, *, batch_size: int = 16, target: str = "clean",
+                 crop: int | None = None, flips: bool = False, shuffle: bool = True,
+                 seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        if target not in ("clean", "noisy"):
+            raise ValueError(f"target must be 'clean' or 'noisy', not {target!r}")
+        self.clean, self.noise_fn, self.batch_size = clean, noise_fn, int(batch_size)
+        self.target, self.crop, self.flips, self.shuffle = target, crop, flips, shuffle
+        self.seed, self.epoch = seed, 0
+        n = len(clean)
+        if n < self.batch_size:
+            raise ValueError(f"{n} images are fewer than one batch of {self.batch_size}")
+        h, w = clean.shape[1:3]
+        if crop is not None and (crop > h or crop > w):
+            raise ValueError(f"crop {crop} is larger than the {h}x{w} images")
+
+    def __len__(self):
+        return len(self.clean) // self.batch_size
+
+    def on_epoch_end(self):
+        self.epoch += 1
+
+    def _order(self):
+        if not self.shuffle:
+            return np.arange(len(self.clean))
+        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.clean))
+
+    def __getitem__(self, index):
+        rng = np.random.default_rng([self.seed, self.epoch, int(index), 1])
+        idx = np.sort(self._order()[index * self.batch_size:(index + 1) * self.batch_size])
+        x = np.asarray(self.clean[idx])
+        x = x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
+        if self.crop is not None:
+            h, w = x.shape[1:3]
+            tops = rng.integers(0, h - self.crop + 1, len(x))
+            lefts = rng.integers(0, w - self.crop + 1, len(x))
+            x = np.stack([img[t:t + self.crop, s:s + self.crop]
+                          for img, t, s in zip(x, tops, lefts)])
+        if self.flips:
+            x = random_flips(x, rng)
+        noisy = self.noise_fn(x, rng).astype(np.float32)
+        target = x if self.target == "clean" else self.noise_fn(x, rng).astype(np.float32)
+        return noisy, target
+
+
+def as_unit_float(x) -> np.ndarray:
+    """uint8 images as float32 in [0,1]; float images as float32."""
+    x = np.asarray(x)
+    return x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
+
+
 # ------------------------------------------------------------------------- initialisers
 
 

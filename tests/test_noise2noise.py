@@ -154,3 +154,32 @@ def test_lbfgs_on_each_backend(backend):
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr[-2000:]
     assert f"OK {backend}" in res.stdout
+
+
+def test_noisy_batches_fresh_noise_crops_and_reproducibility():
+    rng = np.random.default_rng(5)
+    clean = rng.integers(0, 256, (20, 12, 12, 3), dtype=np.uint8)
+    noise = n2n.gaussian_noise(0.1)
+    ds = n2n.NoisyBatches(clean, noise, batch_size=8, crop=8, seed=3)
+    assert len(ds) == 2
+    x, y = ds[0]
+    assert x.shape == y.shape == (8, 8, 8, 3) and x.dtype == np.float32
+    # clean targets: every target is an 8x8 window of one of the clean images
+    u = clean.astype(np.float32) / 255
+    for t in y[:3]:
+        assert any(np.array_equal(t, img[a:a + 8, b:b + 8])
+                   for img in u for a in range(5) for b in range(5))
+    assert abs(float((x - y).std()) - 0.1) < 0.01
+    x2, y2 = ds[0]
+    np.testing.assert_array_equal(x, x2)  # same (seed, epoch, index): same batch
+    ds.on_epoch_end()
+    x3, _ = ds[0]
+    assert not np.array_equal(x, x3)  # a new epoch draws new noise and a new order
+    n2 = n2n.NoisyBatches(clean, noise, batch_size=8, target="noisy", seed=3)
+    a, b = n2[1]
+    assert a.shape == (8, 12, 12, 3)
+    assert abs(float((a - b).std()) - 0.1 * np.sqrt(2)) < 0.01  # two independent draws
+    with pytest.raises(ValueError, match="crop"):
+        n2n.NoisyBatches(clean, noise, crop=20)
+    with pytest.raises(ValueError, match="target"):
+        n2n.NoisyBatches(clean, noise, target="other")
