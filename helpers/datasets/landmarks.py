@@ -49,7 +49,7 @@ import numpy as np
 
 from helpers import cache, env, images, noise
 
-VERSION = 1
+VERSION = 2  # 2: stand-in crops are no longer mirrored (mirrored text looked wrong)
 BASE_URL = "https://s3.amazonaws.com/google-landmark"
 N_SHARDS = 500
 CHUNK = 256  # decoded images per role held in RAM before they are written
@@ -183,7 +183,7 @@ def write_standin_folder(folder, n_files: int, size: int, seed: int = 0) -> Path
     """Write ``n_files`` offline stand-in files into ``folder`` (GLDv2-like layout).
 
     File k is a random crop (aspect 3:4 to 4:3, shorter side 0.75 to 3 times ``size``,
-    random mirror, JPEG quality 80-95) of one of scikit-image's bundled photographs: a
+    JPEG quality 80-95) of one of scikit-image's bundled photographs: a
     colour one, or with probability ``GRAY_SHARE`` a grayscale one saved as grayscale JPEG.
     Every ``DAMAGED_EVERY``-th file is damaged or unusual
     instead (truncated, not an image, CMYK, palette, RGBA, too small), in rotation.
@@ -211,8 +211,6 @@ def write_standin_folder(folder, n_files: int, size: int, seed: int = 0) -> Path
             (min(h, int(short / aspect)), short)
         top, left = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
         crop = photo[top:top + ch, left:left + cw]
-        if rng.random() < 0.5:
-            crop = crop[:, ::-1]
         buf = io.BytesIO()
         Image.fromarray(np.ascontiguousarray(crop)).save(buf, "JPEG",
                                                          quality=int(rng.integers(80, 96)))
