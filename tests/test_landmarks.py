@@ -252,6 +252,12 @@ def test_shard_download_verifies_md5_and_refuses_a_wrong_one(bucket, tmp_path):
     assert not (tmp_path / "images_001.tar.part").exists()
     with pytest.raises(DownloadError, match="KIT_OFFLINE=1"):  # missing: says what to do
         landmarks.download_shard(7, tmp_path, base_url=bucket.url, quiet=True)
+    bucket.files["/md5sum/train/md5.images_002.txt"] = b"<html>Access denied</html>"
+    bucket.files["/train/images_002.tar"] = blob
+    with pytest.raises(DownloadError, match="checksum file"):
+        landmarks.download_shard(2, tmp_path, base_url=bucket.url, quiet=True)
+    assert not (tmp_path / "md5.images_002.txt").exists()  # not kept: fetched again next time
+    assert not (tmp_path / "images_002.tar").exists()
 
 
 def test_interrupted_shard_download_resumes(bucket, tmp_path):

@@ -112,9 +112,10 @@ def download_shard(index: int, folder, *, base_url: str | None = None,
                                  folder / f"md5.images_{index:03d}.txt", quiet=True)
     try:
         expected = parse_md5_file(md5_path.read_text(errors="replace"), name)
-    except ValueError:
+    except ValueError as exc:
         md5_path.unlink()  # a bad checksum file (an error page?): fetch it again next time
-        raise
+        raise download.DownloadError(download.offline_hint(
+            f"The checksum file for {name} from {base} is not usable ({exc})")) from exc
     return download.download(f"{base}/train/{name}", folder / name, md5=expected,
                              desc=name, quiet=quiet)
 
