@@ -76,13 +76,27 @@ def bm3d(x, sigma=None) -> np.ndarray:
     out = np.empty_like(unit)
     for i, img in enumerate(unit):
         s = max(float(sigmas[i]), 1e-3)
-        if img.ndim == 3 and img.shape[-1] == 3:
-            out[i] = _bm3d.bm3d_rgb(img, s)
-        else:
-            res = _bm3d.bm3d(img, s)
-            out[i] = np.reshape(res, img.shape)
+        out[i] = _bm3d_one(_bm3d, img, s)
     out = np.clip(out, 0.0, 1.0) if x.dtype == np.uint8 else out
     return _like(out * 255.0, x) if x.dtype == np.uint8 else out.astype(x.dtype)
+
+
+def _bm3d_one(lib, img: np.ndarray, sigma: float) -> np.ndarray:
+    """One HxW or HxWxC image. The colour variant normalises by each opponent channel's
+    range, which is zero (NaN output) for a gray image stored as RGB: such images, and any
+    colour image the colour variant fails on, are denoised channel by channel."""
+    if img.ndim == 2 or img.shape[-1] == 1:
+        return np.reshape(lib.bm3d(img, sigma), img.shape)
+    if img.shape[-1] == 3 and not (np.all(img[..., 0] == img[..., 1])
+                                   and np.all(img[..., 1] == img[..., 2])):
+        res = lib.bm3d_rgb(img, sigma)
+        if np.all(np.isfinite(res)):
+            return res
+    if all(np.array_equal(img[..., 0], img[..., c]) for c in range(img.shape[-1])):
+        return np.repeat(np.reshape(lib.bm3d(img[..., 0], sigma), img.shape[:2])[..., None],
+                         img.shape[-1], axis=-1)
+    return np.stack([np.reshape(lib.bm3d(img[..., c], sigma), img.shape[:2])
+                     for c in range(img.shape[-1])], axis=-1)
 
 
 def tune(filter_fn, clean, noisy, values, *, name="sigma"):
