@@ -31,7 +31,9 @@ def setup_source(url: str | None = None) -> str:
     url = url or repo.REPO_URL
     return f'''{SETUP_MARK}: on Colab, fetch the kit (TensorFlow and Keras are never reinstalled)
 # and mount Drive; everywhere, prepare the runtime and print a one-glance banner.
-import os, subprocess, sys
+import os
+import subprocess
+import sys
 KIT_REPO = "{url}"
 if "google.colab" in sys.modules and not os.path.isdir("/content/kit"):
     subprocess.run(["git", "clone", "-q", "--depth", "1", KIT_REPO, "/content/kit"], check=True)
