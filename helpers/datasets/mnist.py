@@ -106,7 +106,9 @@ def write_idx(path, array, *, compress: bool | None = None) -> Path:
     return path
 
 
-def _find_idx(folder: Path, stem: str) -> Path:
+def find_idx(folder, stem: str) -> Path:
+    """The IDX file `stem` (or `stem.gz`) in `folder`; FileNotFoundError saying what is needed."""
+    folder = Path(folder)
     for name in (stem, f"{stem}.gz", stem.replace("-idx", ".idx"),
                  stem.replace("-idx", ".idx") + ".gz"):
         if (folder / name).is_file():
@@ -118,7 +120,7 @@ def _find_idx(folder: Path, stem: str) -> Path:
 def load_idx_folder(folder) -> dict[str, np.ndarray]:
     """The four IDX files of MNIST or Fashion-MNIST in ``folder`` as uint8 arrays."""
     folder = Path(folder)
-    out = {key: read_idx(_find_idx(folder, stem)) for key, stem in IDX_FILES.items()}
+    out = {key: read_idx(find_idx(folder, stem)) for key, stem in IDX_FILES.items()}
     for split in ("train", "test"):
         x, y = out[f"x_{split}"], out[f"y_{split}"]
         if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
@@ -182,7 +184,7 @@ def load(dataset: str = "mnist", *, n_train: int | None = None, n_test: int | No
     offline = env.is_offline() if offline is None else offline
     if idx_dir is not None:
         folder = Path(idx_dir).expanduser().resolve()
-        sizes = {k: _find_idx(folder, s).stat().st_size for k, s in IDX_FILES.items()}
+        sizes = {k: find_idx(folder, s).stat().st_size for k, s in IDX_FILES.items()}
         params = {"dataset": dataset, "source": f"idx:{folder}", "sizes": sizes,
                   "version": VERSION}
         source = f"{dataset} read from the IDX files in {folder}"
