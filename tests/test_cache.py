@@ -181,3 +181,22 @@ def test_hit_is_fast_relative_to_build():
     built = cache.cached_arrays("speed", {}, slow)
     hit = cache.cached_arrays("speed", {}, slow)
     assert hit.hit and hit.seconds < built.seconds
+
+
+def test_colab_copies_drive_entries_to_local_disk_before_reading(monkeypatch, tmp_path):
+    """On Colab with the cache on Drive, reads come from a verified local copy."""
+    from helpers import env
+
+    drive = tmp_path / "drive"
+    monkeypatch.setenv("KIT_CACHE_DIR", str(drive / "MyDrive" / "kit" / "data_cache"))
+    monkeypatch.setattr(env, "DRIVE_MOUNT", drive)
+    monkeypatch.setattr(env, "COLAB_LOCAL_DIR", tmp_path / "local")
+    monkeypatch.setattr(env, "in_colab", lambda: True)
+    out = cache.cached_arrays("colab", {}, lambda: {"x": np.arange(6)})
+    assert str(out.path).startswith(str(tmp_path / "local"))
+    assert (drive / "MyDrive" / "kit" / "data_cache" / "arrays" / out.path.name).is_dir()
+    np.testing.assert_array_equal(out["x"], np.arange(6))
+    # a damaged local copy is replaced from Drive, not used
+    (out.path / "x.npy").write_bytes(b"garbage")
+    again = cache.cached_arrays("colab", {}, lambda: pytest.fail("Drive copy is valid"))
+    np.testing.assert_array_equal(again["x"], np.arange(6))
