@@ -12,7 +12,7 @@ Protocol of Balntas et al., "HPatches" (CVPR 2017) and the benchmark's task defi
   matches ranked by distance, the recall counted over all reference patches.
 - retrieval: a reference patch queries a pool of its 5 positives (same keypoint in the
   level's five targets) and reference patches of other sequences; AP at pool sizes
-  100 ... 20,000 (pools shrink to what the patch set holds).
+  100 ... 20,000 (a pool holds at most what the distractor list offers).
 
 Descriptors are compared with the Euclidean distance; every distance matrix is one matrix
 product (``|a|^2 + |b|^2 - 2 a.b``), never a Python loop over patches.
@@ -189,10 +189,11 @@ def retrieval_task(offsets, counts, n_queries: int = 5000, n_distractors: int = 
 
 def retrieval(desc, offsets, counts, task: dict | None = None,
               pool_sizes=POOL_SIZES, chunk: int = 512, **task_kw) -> dict:
-    """Per level ``{e|h|t: {pool_size: mean AP}}``; pools larger than the set are dropped.
+    """Per level ``{e|h|t: {pool_size: mean AP}}``.
 
     The pool of a query holds its 5 positives and the first ``pool_size - 5`` distractors
-    (in list order) that come from another sequence.
+    (in list order) that come from another sequence, fewer when the list runs out (as in the
+    benchmark's code); pool sizes above the list's length + 5 are left out.
     """
     offsets, counts = np.asarray(offsets), np.asarray(counts)
     task = task if task is not None else retrieval_task(offsets, counts, **task_kw)
@@ -200,9 +201,9 @@ def retrieval(desc, offsets, counts, task: dict | None = None,
     q_rows = offsets[q_seq] + q_idx
     d_desc = np.asarray(desc[offsets[task["d_seq"]] + task["d_idx"]], dtype=np.float32)
     d_seq = task["d_seq"]
-    # pool sizes every query can fill with distractors of other sequences
-    valid_min = len(d_seq) - np.bincount(d_seq, minlength=len(counts))[q_seq].max()
-    pools = [k for k in pool_sizes if k - 5 <= valid_min]
+    # as in the benchmark, a pool takes the first pool_size - 5 entries of the list that come
+    # from another sequence, or all of them when the list runs out
+    pools = [k for k in pool_sizes if k - 5 <= len(d_seq)]
     if not pools:
         raise ValueError(f"too few distractors ({len(d_seq)}) for pool size {min(pool_sizes)}")
     sums = {lv: np.zeros(len(pools)) for lv in LEVELS}
@@ -214,7 +215,8 @@ def retrieval(desc, offsets, counts, task: dict | None = None,
         dist[~valid] = np.inf
         # position (exclusive end) in the distractor list of each pool's last valid member
         csum = np.cumsum(valid, axis=1)
-        ends = np.stack([(csum < k - 5).sum(axis=1) + 1 for k in pools], axis=1)  # (q, P)
+        ends = np.stack([np.minimum((csum < k - 5).sum(axis=1) + 1, len(d_seq))
+                         for k in pools], axis=1)  # (q, P)
         for level in LEVELS:
             pos_rows = (offsets[qs][:, None] + level_images(level)[None, 1:] * counts[qs][:, None]
                         + q_idx[s:s + chunk, None])

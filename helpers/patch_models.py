@@ -130,6 +130,23 @@ def to_float(patches) -> np.ndarray:
     return x[..., None] if x.ndim == 3 else x
 
 
+def predict_patches(model: keras.Model, patches, *, batch_size: int = 256,
+                    chunk: int = 16384, as_uint8: bool = False) -> np.ndarray:
+    """Run ``model`` over uint8 patches chunk by chunk (RAM stays bounded on large sets).
+
+    ``as_uint8`` turns image outputs (a denoiser's) back into uint8 patches, (n, s, s).
+    Used by notebook 05.
+    """
+    outs = []
+    for s in range(0, len(patches), chunk):
+        y = np.asarray(model.predict(to_float(patches[s:s + chunk]), batch_size=batch_size,
+                                     verbose=0))
+        if as_uint8:
+            y = np.clip(np.rint(y[..., 0] * 255.0), 0, 255).astype(np.uint8)
+        outs.append(y)
+    return np.concatenate(outs)
+
+
 class TripletFeeder(keras.utils.PyDataset):
     """Seeded batches ``((anchor, positive, negative), zeros)`` from an HPatches patch set.
 

@@ -154,6 +154,9 @@ def test_load_online_path_with_a_fake_network(tmp_path, monkeypatch, tiny_tar):
     assert (H.RELEASE_URL, H.RELEASE_MD5) in calls
     assert sorted(ds.meta["sequences"]) == sorted(names[:2])
     assert "HPatches release" in ds.meta["source"]
+    calls.clear()
+    assert H.load("a", "train", offline=False).hit
+    assert H.RELEASE_URL not in [url for url, _ in calls]  # cached: no download, no re-hash
 
 
 def test_failed_download_names_offline_flag(monkeypatch):

@@ -115,8 +115,10 @@ def test_retrieval_reversed_positives_get_expected_ap():
     assert res["e"][8] == pytest.approx(expected8)
     assert res["e"][11] == pytest.approx(expected11)
     assert res["h"][8] == 1.0  # hard positives untouched: perfect
-    # the own-sequence distractor (0, 3) never enters the pool, so pool 12 cannot be filled
-    assert 12 not in E.retrieval(far, offsets, counts, task=task, pool_sizes=(8, 12))["e"]
+    # the own-sequence distractor (0, 3) never enters a pool: pool 12 holds the same 6
+    # distractors as pool 11; pools beyond the list (5 + 7 entries) are left out
+    res = E.retrieval(far, offsets, counts, task=task, pool_sizes=(12, 13))
+    assert res["e"] == {12: pytest.approx(expected11)}
 
 
 def test_retrieval_task_filters_flat_patches_and_separates_queries():

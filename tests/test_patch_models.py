@@ -115,3 +115,14 @@ def test_triplet_training_lowers_the_loss_and_reloads(tmp_path):
     x = f[0][0]
     np.testing.assert_allclose(np.asarray(again.predict(x, verbose=0)),
                                np.asarray(m.predict(x, verbose=0)), rtol=1e-4, atol=1e-4)
+
+
+def test_predict_patches_chunks_match_one_call():
+    m = M.shallow_unet()
+    p = np.random.default_rng(0).integers(0, 255, (10, 32, 32), dtype=np.uint8)
+    whole = np.asarray(m.predict(M.to_float(p), verbose=0))
+    out = M.predict_patches(m, p, chunk=4, batch_size=3)
+    np.testing.assert_allclose(out, whole, rtol=1e-4, atol=1e-5)
+    img = M.predict_patches(m, p, chunk=4, as_uint8=True)
+    assert img.shape == (10, 32, 32) and img.dtype == np.uint8
+    np.testing.assert_array_equal(img, np.clip(np.rint(whole[..., 0] * 255), 0, 255))

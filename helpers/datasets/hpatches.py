@@ -341,26 +341,20 @@ def standin_config(quick: bool | None = None) -> dict:
             else {"n_sequences": 24, "patches_per_sequence": 100, "seed": 0})
 
 
-def _source(offline: bool, standin: dict | None):
-    """(archive path, splits, description) for the real release or the stand-in."""
+def _archive(offline: bool, standin: dict) -> Path:
+    """The archive to read: the stand-in (written on first use) or the verified release."""
     from helpers import cache, download
 
     folder = cache.cache_dir() / "downloads"
     if offline:
-        standin = standin or standin_config()
         key = hashlib.sha256(json.dumps({**standin, "v": VERSION}, sort_keys=True)
                              .encode()).hexdigest()[:10]
         path = folder / f"hpatches-standin-{key}.tar"
         if not path.exists():
             make_standin(path, **standin)
-        names = standin_names(standin["n_sequences"])
-        return (path, standin_splits(names, standin["seed"]),
-                f"offline stand-in: HPatches-style patches from scikit-image photos "
-                f"({standin['n_sequences']} sequences x {standin['patches_per_sequence']} "
-                "keypoints), not the real HPatches")
-    path = download.download(RELEASE_URL, folder / "hpatches-release.tar.gz", md5=RELEASE_MD5,
+        return path
+    return download.download(RELEASE_URL, folder / "hpatches-release.tar.gz", md5=RELEASE_MD5,
                              desc="HPatches release (4.2 GB)")
-    return path, official_splits(folder), "HPatches release (Balntas et al. 2017)"
 
 
 def load(split: str = "a", subset: str = "test", *, offline: bool | None = None,
@@ -371,8 +365,8 @@ def load(split: str = "a", subset: str = "test", *, offline: bool | None = None,
 
     Arrays ``clean``, ``noisy`` (N, size, size) uint8, ``offsets``, ``counts``;
     ``.meta``: ``sequences`` (in row order), ``source``, ``images``. Offline (or
-    ``offline=True``) reads the stand-in archive, else the official release. Used by
-    notebook 05.
+    ``offline=True``) reads the stand-in archive, else the official release (downloaded
+    and verified only when the cache lacks the arrays). Used by notebook 05.
     """
     from helpers import cache, env
 
@@ -381,18 +375,27 @@ def load(split: str = "a", subset: str = "test", *, offline: bool | None = None,
     if subset not in ("train", "test"):
         raise ValueError(f"subset must be 'train' or 'test', not {subset!r}")
     offline = env.is_offline() if offline is None else offline
-    path, splits, description = _source(offline, standin)
+    if offline:
+        standin = standin or standin_config()
+        splits = standin_splits(standin_names(standin["n_sequences"]), standin["seed"])
+        description = (f"offline stand-in: HPatches-style patches from scikit-image photos "
+                       f"({standin['n_sequences']} sequences x "
+                       f"{standin['patches_per_sequence']} keypoints), not the real HPatches")
+    else:
+        splits = official_splits()
+        description = "HPatches release (Balntas et al. 2017), official splits"
     names = sorted(splits[split][subset])
     if not names:
         raise ValueError(f"split {split!r} has no {subset} sequences (illum, view and full "
                          "are test-only; train on a, b or c)")
-    params = {"source": str(path.name), "split": split, "subset": subset, "sequences": names,
-              "max_patches": max_patches, "size": size, "noise": NOISE_SIGMA,
-              "noise_seed": noise_seed, "version": VERSION}
+    params = {"source": "standin" if offline else RELEASE_MD5, "split": split,
+              "subset": subset, "sequences": names, "max_patches": max_patches, "size": size,
+              "noise": NOISE_SIGMA, "noise_seed": noise_seed, "version": VERSION}
     if offline:
-        params["standin"] = standin or standin_config()
+        params["standin"] = standin
 
     def fill(writer):
+        path = _archive(offline, standin)
         found, counts = [], []
         for seq, patches in read_release(path, names, max_patches=max_patches, size=size):
             found.append(seq)
