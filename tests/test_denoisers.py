@@ -114,11 +114,20 @@ def test_n2n_layers_follow_pytorch_padding_arithmetic():
     np.testing.assert_allclose(y, _torch_conv_k2p1(x, k, b), atol=1e-5)
 
     inp = keras.Input((None, None, 3))
-    de_model = keras.Model(inp, denoisers.torch_deconv_k2p1(5, "d")(inp))
+    de_model = keras.Model(inp, denoisers.torch_deconv_k2p1(5, "d", literal=True)(inp))
     z = np.asarray(de_model(x))
     assert z.shape == (2, 6, 8, 5)  # (H - 1) - 2*1 + 2 = H - 1
     k, b = de_model.get_layer("d").get_weights()
     np.testing.assert_allclose(z, _torch_conv_transpose_k2p1(x, k, b), atol=1e-5)
+
+    # the default form is a valid 2x2 convolution: the same function with the kernel
+    # flipped and its in/out axes swapped
+    inp = keras.Input((None, None, 3))
+    fast = keras.Model(inp, denoisers.torch_deconv_k2p1(5, "d")(inp))
+    assert isinstance(fast.get_layer("d"), keras.layers.Conv2D)
+    assert not isinstance(fast.get_layer("d"), keras.layers.Conv2DTranspose)
+    fast.get_layer("d").set_weights([k[::-1, ::-1].transpose(0, 1, 3, 2), b])
+    np.testing.assert_allclose(np.asarray(fast(x)), z, atol=1e-5)
 
 
 @pytest.mark.parametrize("bn, n_bn", [("report", 4), ("none", 0), ("all", 9)])
