@@ -80,3 +80,17 @@ def test_modern_net_learns_and_reloads(tmp_path):
 def test_unknown_net():
     with pytest.raises(ValueError, match="unknown net"):
         sm.build("resnet152")
+
+
+def test_random_shift_moves_whole_images_in_training_only():
+    layer = sm.RandomShift(2, seed=3)
+    x = np.arange(4 * 8 * 8 * 2, dtype="float32").reshape(4, 8, 8, 2)
+    np.testing.assert_array_equal(np.asarray(layer(x, training=False)), x)
+    y = np.asarray(layer(x, training=True))
+    rows = np.arange(8)
+    for i in range(4):
+        matches = [(dr, dc) for dr in range(-2, 3) for dc in range(-2, 3)
+                   if np.array_equal(y[i], x[i][np.clip(rows + dr, 0, 7)][:, np.clip(rows + dc,
+                                                                                  0, 7)])]
+        assert matches, f"image {i} is not a shifted copy of its input"
+    assert not all(np.array_equal(y[i], x[i]) for i in range(4))
