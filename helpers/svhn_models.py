@@ -22,6 +22,9 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+# Bump when an architecture or recipe changes: the notebooks put it in train_or_load's
+# parameters, so a cached model of an older version is never loaded.
+VERSION = 2
 NETS = ("report_tf", "report_caffe", "report_pytorch", "modern")
 NUM_CLASSES = 10
 # PyTorch's BatchNorm default (momentum 0.1 there is 0.9 here): the PyTorch report's setting,
