@@ -195,53 +195,68 @@ def _loss_fn(loss):
 
 
 def value_and_grad(model: keras.Model, loss="mse"):
-    """``f(x, y) -> (loss, [gradient per trainable weight])`` as float and NumPy arrays,
-    for the active backend. The forward pass runs in training mode (BatchNorm uses and
-    updates batch statistics, as PyTorch's L-BFGS closure does)."""
+    """``f(flat, x, y) -> (loss, gradient)`` for the model's trainable weights given as one
+    flat vector (float64 in, float, float64 vector out), for the active backend. The weights
+    are unflattened inside one compiled call (TensorFlow ``tf.function``, ``jax.jit``), so an
+    evaluation costs one call. The forward pass runs in training mode (BatchNorm uses and
+    updates batch statistics, as PyTorch's L-BFGS closure does).
+    """
     lf = _loss_fn(loss)
+    variables = list(model.trainable_variables)
+    shapes = [tuple(v.shape) for v in variables]
+    sizes = [int(np.prod(s)) for s in shapes]
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
 
         @tf.function(reduce_retracing=True)
-        def step(x, y):
+        def step(flat, x, y):
+            for v, piece, shape in zip(variables, tf.split(flat, sizes), shapes):
+                v.assign(tf.reshape(piece, shape))
             with tf.GradientTape() as tape:
                 value = lf(y, model(x, training=True))
-            return value, tape.gradient(value, model.trainable_variables)
+            grads = tape.gradient(value, variables)
+            grads = [tf.zeros(shape) if g is None else g for g, shape in zip(grads, shapes)]
+            return value, tf.concat([tf.reshape(g, [-1]) for g in grads], 0)
 
-        def f(x, y):
-            value, grads = step(x, y)
-            return float(value), [np.asarray(g) for g in grads]
+        def f(flat, x, y):
+            value, grad = step(tf.constant(flat, tf.float32), x, y)
+            return float(value), grad.numpy().astype(np.float64)
         return f
     if backend == "jax":
         import jax
+        import jax.numpy as jnp
 
-        def pure(trainable, non_trainable, x, y):
+        cuts = np.cumsum(sizes)[:-1].tolist()
+
+        def pure(flat, non_trainable, x, y):
+            trainable = [jnp.reshape(p, s) for p, s in zip(jnp.split(flat, cuts), shapes)]
             pred, non_trainable = model.stateless_call(trainable, non_trainable, x,
                                                        training=True)
             return lf(y, pred), non_trainable
 
         grad_fn = jax.jit(jax.value_and_grad(pure, has_aux=True))
 
-        def f(x, y):
-            trainable = [v.value for v in model.trainable_variables]
+        def f(flat, x, y):
             non_trainable = [v.value for v in model.non_trainable_variables]
-            (value, new_nt), grads = grad_fn(trainable, non_trainable, x, y)
+            (value, new_nt), grad = grad_fn(jnp.asarray(flat, jnp.float32), non_trainable,
+                                            x, y)
             for var, val in zip(model.non_trainable_variables, new_nt):
                 var.assign(val)
-            return float(value), [np.asarray(g) for g in grads]
+            return float(value), np.asarray(grad, dtype=np.float64)
         return f
     if backend == "torch":
         import torch
 
-        def f(x, y):
-            for v in model.trainable_variables:
+        def f(flat, x, y):
+            set_flat_weights(model, flat)
+            for v in variables:
                 v.value.grad = None
             value = lf(torch.as_tensor(y), model(torch.as_tensor(x), training=True))
             value.backward()
-            return float(value.detach().cpu()), [
-                v.value.grad.detach().cpu().numpy() if v.value.grad is not None
-                else np.zeros(v.shape, np.float32) for v in model.trainable_variables]
+            grads = [v.value.grad.detach().cpu().numpy().ravel() if v.value.grad is not None
+                     else np.zeros(n, np.float32) for v, n in zip(variables, sizes)]
+            return float(value.detach().cpu()), np.concatenate(grads).astype(np.float64)
         return f
     raise NotImplementedError(f"L-BFGS has no gradient code for the {backend!r} backend")
 
@@ -281,10 +296,8 @@ def lbfgs_step(model: keras.Model, x, y, *, max_iter: int = 20, history_size: in
     evals = {"n": 0}
 
     def fun(flat):
-        set_flat_weights(model, flat)
-        value, grads = f(x, y)
         evals["n"] += 1
-        return value, np.concatenate([g.ravel() for g in grads]).astype(np.float64)
+        return f(flat, x, y)
 
     start = get_flat_weights(model)
     loss_before, _ = fun(start)
