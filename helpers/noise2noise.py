@@ -350,7 +350,8 @@ def train_steps(model: keras.Model, method: str, x, y, *, steps: int, batch_size
         name = "momentum" if method == "hybrid" else method
         if compiled_for != name:
             lr = 0.05 if method == "hybrid" else learning_rate
-            model.compile(optimizer=keras_optimizer(name, lr), loss=loss)
+            # short runs: compiling the step with XLA would cost more than it saves
+            model.compile(optimizer=keras_optimizer(name, lr), loss=loss, jit_compile=False)
             compiled_for = name
         losses.append(float(np.asarray(model.train_on_batch(xb, yb)).ravel()[0]))
         n_eval += 1
