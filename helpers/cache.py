@@ -325,13 +325,9 @@ def lookup(name: str, params: dict, *, report: bool = True) -> CachedArrays | No
     return _load(final, True, time.perf_counter() - start)
 
 
-def cached_arrays(name: str, params: dict, build: Callable[[], dict], *,
-                  quiet: bool = False) -> CachedArrays:
-    """Load the arrays for (name, params) from the cache, or build, store and load them.
-
-    ``build()`` returns ``{array_name: ndarray}`` or ``({...}, meta_dict)``.
-    Arrays over 64 MiB come back memory-mapped and read-only.
-    """
+def _get_or_build(name: str, params: dict, write: Callable[[Path], dict],
+                  quiet: bool) -> CachedArrays:
+    """The verified entry on a hit; else ``write(tmp_folder) -> meta``, commit and load."""
     found = lookup(name, params)
     if found is not None:
         if not quiet:
@@ -339,15 +335,12 @@ def cached_arrays(name: str, params: dict, build: Callable[[], dict], *,
                   f"{found.seconds:.2f} s)")
         return found
     start = time.perf_counter()
-    result = build()
-    arrays, meta = result if isinstance(result, tuple) else (result, {})
     final = entry_dir(name, params)
     final.parent.mkdir(parents=True, exist_ok=True)
     _clean_stale_tmp(final)
     tmp = _tmp_dir(final)
     try:
-        for key, arr in arrays.items():
-            _save_npy(tmp / f"{key}.npy", np.asarray(arr))
+        meta = write(tmp)
         _commit(tmp, final, name, params, meta)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -361,6 +354,23 @@ def cached_arrays(name: str, params: dict, build: Callable[[], dict], *,
     return out
 
 
+def cached_arrays(name: str, params: dict, build: Callable[[], dict], *,
+                  quiet: bool = False) -> CachedArrays:
+    """Load the arrays for (name, params) from the cache, or build, store and load them.
+
+    ``build()`` returns ``{array_name: ndarray}`` or ``({...}, meta_dict)``.
+    Arrays over 64 MiB come back memory-mapped and read-only.
+    """
+    def write(tmp: Path) -> dict:
+        result = build()
+        arrays, meta = result if isinstance(result, tuple) else (result, {})
+        for key, arr in arrays.items():
+            _save_npy(tmp / f"{key}.npy", np.asarray(arr))
+        return meta
+
+    return _get_or_build(name, params, write, quiet)
+
+
 def stream_arrays(name: str, params: dict, fill: Callable[[StreamWriter], None], *,
                   total: int | None = None, desc: str | None = None,
                   quiet: bool = False) -> CachedArrays:
@@ -370,34 +380,17 @@ def stream_arrays(name: str, params: dict, fill: Callable[[StreamWriter], None],
     fill ``writer.meta``; at most one chunk is in RAM at a time. A progress bar shows
     ``total`` rows when given.
     """
-    found = lookup(name, params)
-    if found is not None:
-        if not quiet:
-            print(f"[cache] hit {found.path.name} ({found.nbytes / 2**20:.1f} MiB, "
-                  f"{found.seconds:.2f} s)")
-        return found
-    start = time.perf_counter()
-    final = entry_dir(name, params)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    _clean_stale_tmp(final)
-    tmp = _tmp_dir(final)
-    writer = StreamWriter(tmp, total=total, desc=desc or name)
-    try:
-        fill(writer)
-        writer.close()
-        _commit(tmp, final, name, params, writer.meta)
-    except OSError as exc:
-        writer.abort()
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise _disk_full_hint(exc, final) from exc
-    except BaseException:
-        writer.abort()
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    out = _load(final, False, time.perf_counter() - start)
-    if not quiet:
-        print(f"[cache] built {final.name} ({out.nbytes / 2**20:.1f} MiB, {out.seconds:.1f} s)")
-    return out
+    def write(tmp: Path) -> dict:
+        writer = StreamWriter(tmp, total=total, desc=desc or name)
+        try:
+            fill(writer)
+            writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+        return writer.meta
+
+    return _get_or_build(name, params, write, quiet)
 
 
 def disk_usage(entry: CachedArrays) -> int:

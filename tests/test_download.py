@@ -1,55 +1,26 @@
 """Downloads against a local HTTP server (no internet): resume, checksums; safe tar reading."""
 
 import hashlib
-import http.server
 import io
 import tarfile
-import threading
 
 import pytest
+from fake_http import LocalHTTPServer
 
 from helpers import download
 
 PAYLOAD = bytes(range(256)) * 4000  # ~1 MB
 
 
-class _RangeHandler(http.server.BaseHTTPRequestHandler):
-    """Serves PAYLOAD with HTTP Range support; `/cut` drops the connection half way."""
-
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
-        data = PAYLOAD
-        start = 0
-        rng = self.headers.get("Range")
-        if rng:
-            start = int(rng.split("=")[1].split("-")[0])
-            if start >= len(data):
-                self.send_response(416)
-                self.end_headers()
-                return
-            self.send_response(206)
-        else:
-            self.send_response(200)
-        body = data[start:]
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.path == "/cut" and not rng:
-            self.wfile.write(body[: len(body) // 3])
-            self.wfile.flush()
-            self.connection.shutdown(2)
-            return
-        self.wfile.write(body)
-
-
 @pytest.fixture()
 def server():
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RangeHandler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    """Serves PAYLOAD at /file, and at /cut, which drops the connection a third of the way
+    into its first response."""
+    fake = LocalHTTPServer()
+    fake.files["/file"] = fake.files["/cut"] = PAYLOAD
+    fake.cut_once["/cut"] = len(PAYLOAD) // 3
+    yield fake.url
+    fake.close()
 
 
 def test_download_verifies_md5(server, tmp_path):
